@@ -1,0 +1,38 @@
+/**
+ * OIDs of the built-in PostgreSQL types the decoder knows by heart. They are
+ * fixed in `pg_type.dat` and identical on every server version we support.
+ */
+export const TypeOid = {
+  bool: 16,
+  bytea: 17,
+  char: 18,
+  name: 19,
+  int8: 20,
+  int2: 21,
+  int2vector: 22,
+  int4: 23,
+  text: 25,
+  oid: 26,
+  oidvector: 30,
+  json: 114,
+  xml: 142,
+  float4: 700,
+  float8: 701,
+  money: 790,
+  macaddr: 829,
+  inet: 869,
+  cidr: 650,
+  bpchar: 1042,
+  varchar: 1043,
+  date: 1082,
+  time: 1083,
+  timestamp: 1114,
+  timestamptz: 1184,
+  interval: 1186,
+  timetz: 1266,
+  bit: 1560,
+  varbit: 1562,
+  numeric: 1700,
+  uuid: 2950,
+  jsonb: 3802,
+} as const;
