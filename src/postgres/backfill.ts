@@ -69,6 +69,7 @@ import type { LogicalMessage } from './pgoutput/pgoutput-messages.js';
 import type { ReconnectOptions } from './postgres-options.js';
 import type { CheckedTable } from './preflight.js';
 import { BACKFILL_PREFIX, backfillMarkerSql } from './sql.js';
+import { sqlStateOf } from './sql-state.js';
 
 export { noKeyError } from './backfill-copy.js';
 
@@ -470,8 +471,8 @@ export class Backfill {
 /** A failure worth retrying: connection trouble, not a server's refusal. */
 function transient(err: unknown): boolean {
   if (err instanceof EtlError) return err.retryable;
-  const code = (err as { code?: unknown }).code;
-  return typeof code !== 'string' || code.length !== 5 || /^(08|57|40)/.test(code);
+  const code = sqlStateOf(err);
+  return code === undefined || /^(08|57|40)/.test(code);
 }
 
 /** Sets every row's `_etl_lsn` (the copy's position in the stream). */

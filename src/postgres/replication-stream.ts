@@ -16,6 +16,7 @@ import { EtlError, toEtlError } from '../errors.js';
 import type { Lsn } from '../lsn.js';
 import { LOST_SLOT_STEPS } from './slot.js';
 import { WAL_SENDER_TIMEOUT_COMMAND } from './sql.js';
+import { sqlStateOf } from './sql-state.js';
 import type { StandbyPositions } from './standby-status.js';
 
 /** Used when the server disables `wal_sender_timeout` (0): still notice a dead peer within a minute. */
@@ -154,9 +155,9 @@ export class ReplicationStream {
       await Promise.race([connecting, aborted]);
     } catch (err) {
       if (opts.signal.aborted) throw abortError(opts.signal);
-      const code = (err as { code?: unknown }).code;
+      const code = sqlStateOf(err);
       // Bad credentials, a missing database or role: retrying cannot help.
-      const permanent = typeof code === 'string' && /^(28|3D)/.test(code);
+      const permanent = code !== undefined && /^(28|3D)/.test(code);
       throw new EtlError('CONNECTION', `Could not open a replication connection: ${(err as Error).message}`, {
         cause: err,
         retryable: !permanent,
@@ -370,9 +371,13 @@ export class ReplicationStream {
   }
 }
 
-/** Classifies why a stream broke: server errors by SQLSTATE, socket errors as retryable. */
-function streamError(err: unknown): EtlError {
-  const code = (err as { code?: unknown }).code;
+/**
+ * Classifies why a stream broke: server errors by SQLSTATE, socket errors as retryable.
+ * Only an error the server sent has a SQLSTATE: a socket error's `code` (`EPIPE`, five
+ * characters too) must never be read as one.
+ */
+export function streamError(err: unknown): EtlError {
+  const code = sqlStateOf(err);
   const message = (err as Error).message ?? String(err);
   if (code === '55006') {
     return new EtlError('PG_SLOT_ACTIVE', `The replication slot is in use: ${message}`, {
@@ -387,7 +392,7 @@ function streamError(err: unknown): EtlError {
       hint: `The slot was dropped or invalidated; the changes it held are gone. To recover: ${LOST_SLOT_STEPS}`,
     });
   }
-  if (typeof code === 'string' && code.length === 5 && !/^(08|57)/.test(code)) {
+  if (code !== undefined && !/^(08|57)/.test(code)) {
     return new EtlError('PG_PROTOCOL', `The walsender rejected the stream: ${message}`, {
       cause: err,
       retryable: false,

@@ -71,7 +71,17 @@ export class TestConsumer {
     const timeout = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), timeoutMs);
     });
-    const result = await Promise.race([this.#pending, timeout]).finally(() => clearTimeout(timer));
+    let result: IteratorResult<ChangeBatch> | 'timeout';
+    try {
+      result = await Promise.race([this.#pending, timeout]);
+    } catch (err) {
+      // The source failed: forget the rejected pull, so a caller that loops gets a fresh one (and
+      // the iterator's end) instead of the same rejection again and again in a microtask spin.
+      this.#pending = undefined;
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
     if (result === 'timeout') throw new Error(`no batch within ${timeoutMs} ms`);
     this.#pending = undefined;
     if (result.done) return undefined;

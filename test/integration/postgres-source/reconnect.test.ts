@@ -51,20 +51,34 @@ describe('PostgresSource reconnection', () => {
       { batch: { maxRows: 3_000, maxDelayMs: 20 } },
     );
     let stop = false;
+    // Reconnects are the source's business: anything but a quiet moment ends the consumer and fails the test.
+    let failure: unknown;
     const consumer = (async () => {
       while (!stop) {
         let b: ChangeBatch | undefined;
         try {
           b = await c.next(500);
-        } catch {
-          continue;
+        } catch (err) {
+          if (err instanceof Error && err.message.startsWith('no batch within')) continue;
+          failure = err;
+          return;
         }
         if (!b) return;
         await c.commit(b);
       }
     })();
+    const healthy = () => {
+      if (failure) throw failure;
+    };
     try {
-      await waitFor(() => c.dest.rows('public.events').length === 1000, 20_000, 'snapshot applied');
+      await waitFor(
+        () => {
+          healthy();
+          return c.dest.rows('public.events').length === 1000;
+        },
+        20_000,
+        'snapshot applied',
+      );
       let nextId = 2000;
       let kills = 0;
       for (let round = 0; round < 6; round++) {
@@ -85,12 +99,14 @@ describe('PostgresSource reconnection', () => {
         await new Promise((r) => setTimeout(r, 100));
         kills += await terminateWalsender(slot);
       }
+      healthy();
       expect(kills).toBeGreaterThan(3);
       const { rows: expected } = await db.query<{ id: number; v: number }>(
         `SELECT id, v FROM events ORDER BY id`,
       );
       await waitFor(
         () => {
+          healthy();
           const got = c.dest.rows('public.events');
           return (
             got.length === expected.length &&
