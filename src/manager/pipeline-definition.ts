@@ -107,6 +107,7 @@ const SOURCE_KEYS = new Set([
   'snapshotChunkRows',
   'streamMemoryLimitBytes',
   'unrepresentable',
+  'onSlotLost',
   'appendOnly',
   'statusIntervalMs',
   'reconnect',

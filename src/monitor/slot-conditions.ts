@@ -54,7 +54,7 @@ export function slotAlertKey(server: string, slot: string, condition: string): s
 export function slotConditions(
   facts: SlotFacts,
   limits: SlotThresholds,
-  onLost: LostSlotPolicy,
+  onLost: LostSlotPolicy | 'resnapshot',
 ): AlertEvent[] {
   const r = facts.reading;
   const name = `Replication slot "${r.slot}" on ${r.server}`;
@@ -69,10 +69,12 @@ export function slotConditions(
       'lost',
       'critical',
       `${name} was invalidated (${r.invalidationReason ?? `wal_status ${r.walStatus ?? 'lost'}`}): the WAL it needs is gone and it can never stream again. ` +
-        (onLost === 'fail'
-          ? 'Policy "fail": the pipeline stops. '
-          : 'Policy "report": only this alert; the pipeline\'s source fails when it next reads the slot. ') +
-        LOST_SLOT_RECOVERY,
+        (onLost === 'resnapshot'
+          ? 'The pipeline\'s source has onSlotLost "resnapshot": it empties the destination tables and copies every table again from a new slot, without operator action.'
+          : (onLost === 'fail'
+              ? 'Policy "fail": the pipeline stops. '
+              : 'Policy "report": only this alert; the pipeline\'s source fails when it next reads the slot. ') +
+            LOST_SLOT_RECOVERY),
     );
     return out;
   }

@@ -248,14 +248,17 @@ export class WalMonitor implements Monitor {
           ...(lagMs === undefined ? {} : { ms: lagMs }),
         });
       }
+      // A source that rebuilds from a new slot by itself (onSlotLost: 'resnapshot') is not stopped.
+      const rebuilds =
+        owner?.pipelines().some((p) => p.slot?.name === r.slot && p.slot.onLost === 'resnapshot') ?? false;
       for (const alert of slotConditions(
         { reading: r, lagMs, inactiveForMs },
         this.options.thresholds,
-        this.options.onLost,
+        rebuilds ? 'resnapshot' : this.options.onLost,
       )) {
         desired.push({ alert, ctx: owner });
       }
-      if (r.lost && owner) this.failOnLost(owner, r);
+      if (r.lost && owner && !rebuilds) this.failOnLost(owner, r);
     }
     for (const slot of check.missing) {
       this.latest.delete(`${server}/${slot}`);

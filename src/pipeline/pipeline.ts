@@ -388,7 +388,9 @@ export class Pipeline {
     return reconcilePositions({
       pipeline: this.name,
       saved: this.lastState,
-      source: source.upstreamPosition ? { position: source.upstreamPosition() } : undefined,
+      source: source.upstreamPosition
+        ? { position: source.upstreamPosition(), rebuilding: source.rebuilding?.() }
+        : undefined,
       destinations: this.managed.map((m) => ({
         name: m.name,
         keepsWatermark: m.keepsWatermark,
@@ -402,7 +404,8 @@ export class Pipeline {
   private reportReconcile(report: ReconcileReport): void {
     this.emitter.emit('reconcile', report);
     if (report.severity !== 'warning') return;
-    const outcomeWarns = report.outcome === 'source-ahead' || report.outcome === 'state-missing';
+    const outcomeWarns =
+      report.outcome === 'source-ahead' || report.outcome === 'state-missing' || report.outcome === 'rebuild';
     const messages = [
       ...(outcomeWarns ? [report.message] : []),
       ...report.findings.filter((f) => f.severity === 'warning').map((f) => f.message),

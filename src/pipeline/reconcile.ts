@@ -16,10 +16,14 @@ import type { PipelineState } from '../state/state-store.js';
  * - `state-missing`: the slot has a position but nothing is saved — the
  *   state store was emptied or replaced; the source starts over (Postgres:
  *   a new snapshot, then the stream from the slot's position);
+ * - `rebuild`: the source rebuilds the destination from scratch (Postgres:
+ *   the slot was lost, under `onSlotLost: 'resnapshot'`); the saved
+ *   position no longer applies;
  * - `unchecked`: the source does not report a position.
  */
 export type ReconcileOutcome =
   | 'new'
+  | 'rebuild'
   | 'in-step'
   | 'source-behind'
   | 'source-ahead'
@@ -69,8 +73,13 @@ export interface ReconcileReport {
 export interface ReconcileInput {
   readonly pipeline: string;
   readonly saved: PipelineState | undefined;
-  /** The source's position; `undefined` as a whole when the source does not report one. */
-  readonly source: { readonly position: Lsn | undefined } | undefined;
+  /**
+   * The source's position; `undefined` as a whole when the source does not
+   * report one. `rebuilding`: why the source rebuilds the destination instead of resuming.
+   */
+  readonly source:
+    | { readonly position: Lsn | undefined; readonly rebuilding?: string | undefined }
+    | undefined;
   readonly destinations: readonly DestinationPositions[];
 }
 
@@ -104,6 +113,16 @@ export function reconcilePositions(input: ReconcileInput): ReconcileReport {
       outcome: 'unchecked',
       severity: 'info',
       message: `The source of pipeline "${pipeline}" does not report its own position; nothing to reconcile.`,
+      findings: [],
+    };
+  }
+  const rebuilding = input.source.rebuilding;
+  if (rebuilding) {
+    return {
+      ...base,
+      outcome: 'rebuild',
+      severity: 'warning',
+      message: `${rebuilding}: pipeline "${pipeline}" rebuilds its destinations (every table emptied, then copied again from a new slot) instead of resuming at the saved position.`,
       findings: [],
     };
   }

@@ -63,6 +63,13 @@ export interface Source {
    */
   upstreamPosition?(): Lsn | undefined;
   /**
+   * After {@link Source.prepare}: why this run rebuilds the destination from
+   * scratch (Postgres: the slot was lost under `onSlotLost: 'resnapshot'`),
+   * or undefined. The pipeline then reports the rebuild instead of comparing
+   * positions that no longer mean anything. Optional.
+   */
+  rebuilding?(): string | undefined;
+  /**
    * The replication slot this source reads, once known, so that monitors
    * (slot lag, WAL retention, publication drift) can watch it. Optional: only
    * slot-based sources have one.
@@ -80,4 +87,10 @@ export interface ReplicationSlotRef {
   readonly publication?: string;
   /** The tables the pipeline expects the publication to hold (`schema.table`), once checked. */
   readonly tables?: readonly string[];
+  /**
+   * What the source does when the slot is lost: `fail`, or `resnapshot`
+   * (it rebuilds the destination from a new slot by itself, so a monitor
+   * reports the loss but does not stop the pipeline).
+   */
+  readonly onLost?: 'fail' | 'resnapshot';
 }

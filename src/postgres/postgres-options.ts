@@ -49,6 +49,18 @@ export interface PostgresSourceOptions {
   readonly snapshot?: 'initial' | 'never';
   /** Rows per snapshot chunk (one batch, one resumable step). */
   readonly snapshotChunkRows?: number;
+  /**
+   * What to do when the replication slot was lost (invalidated because the
+   * server removed WAL it still needed, or dropped) while the pipeline has a
+   * saved position: the changes in between are gone from Postgres.
+   * `fail` (default) stops with `PG_SLOT_INVALID` and the manual recovery
+   * steps. `resnapshot` rebuilds: it empties every destination table
+   * (TRUNCATE entries), records that durably, drops the lost slot, creates a
+   * new one and copies every table again, then streams from the new slot,
+   * all without operator action, at start or while streaming; a crash at any
+   * step resumes the rebuild. See docs/postgres-source.md, "Recovering from a lost slot".
+   */
+  readonly onSlotLost?: 'fail' | 'resnapshot';
   /** Memory for large streamed transactions before they spill to disk. */
   readonly streamMemoryLimitBytes?: number;
   /** Directory for spill files. Default: the OS temp directory. */
@@ -91,6 +103,7 @@ export interface ResolvedPostgresOptions {
   readonly heartbeatMs: number | undefined;
   readonly snapshot: 'initial' | 'never';
   readonly snapshotChunkRows: number;
+  readonly onSlotLost: 'fail' | 'resnapshot';
   readonly streamMemoryLimitBytes: number;
   readonly spillDir: string;
   readonly unrepresentable: 'fail' | 'null';
@@ -263,6 +276,7 @@ export function resolvePostgresOptions(o: PostgresSourceOptions): ResolvedPostgr
     ),
     spillDir: o.spillDir ?? tmpdir(),
     unrepresentable: oneOf('unrepresentable', o.unrepresentable, ['fail', 'null'] as const, 'fail'),
+    onSlotLost: oneOf('onSlotLost', o.onSlotLost, ['fail', 'resnapshot'] as const, 'fail'),
     appendOnly: bool('appendOnly', o.appendOnly, false),
     statusIntervalMs: positiveInt('statusIntervalMs', o.statusIntervalMs, DEFAULT_STATUS_INTERVAL_MS),
     reconnect: {

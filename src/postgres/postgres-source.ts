@@ -1,9 +1,11 @@
 import pg from 'pg';
-import { untilAborted } from '../async/abortable-sleep.js';
+import { loadTableSchema } from '../arrow/table-schema-builder.js';
+import { sleep, untilAborted } from '../async/abortable-sleep.js';
 import { ChangeBatch } from '../change/change-batch.js';
-import type { Checkpoint } from '../change/checkpoint.js';
+import type { Checkpoint, TableSnapshotProgress } from '../change/checkpoint.js';
+import type { TableSchema } from '../change/table-schema.js';
 import { EtlError, toEtlError } from '../errors.js';
-import { type Lsn, maxLsn } from '../lsn.js';
+import { type Lsn, maxLsn, parseLsn } from '../lsn.js';
 import type { ReplicationSlotRef, Source, SourceContext } from '../pipeline/source.js';
 import { backfillQueue, checkAddedTables } from './added-tables.js';
 import { Backfill } from './backfill.js';
@@ -67,6 +69,10 @@ export class PostgresSource implements Source {
   #emit: SourceContext['emit'] = () => {};
   /** Why the source failed outside the stream (the backfill). */
   #failure: EtlError | undefined;
+  /** Under `onSlotLost: 'resnapshot'`: why this start rebuilds the destination (found by prepare). */
+  #rebuild: string | undefined;
+  /** Waits for the confirmation of a rebuild's reset batch. */
+  #confirmWaiter: { readonly commitLsn: Lsn; readonly resolve: () => void } | undefined;
 
   constructor(options: PostgresSourceOptions) {
     this.#o = resolvePostgresOptions(options);
@@ -85,8 +91,19 @@ export class PostgresSource implements Source {
     return {
       connectionString: this.#o.connectionString,
       name,
+      onLost: this.#o.onSlotLost,
       ...(plan ? { publication: plan.publication, tables: this.#tableNames } : {}),
     };
+  }
+
+  /**
+   * Under `onSlotLost: 'resnapshot'`, after {@link PostgresSource.prepare}:
+   * why this start rebuilds the destination from a new slot (the slot was
+   * lost, or an earlier rebuild was interrupted); undefined otherwise. The
+   * pipeline reports it instead of failing on the missing position.
+   */
+  rebuilding(): string | undefined {
+    return this.#rebuild;
   }
 
   /** Runs every start-up check; creates the publication when allowed. Called once, before {@link PostgresSource.open}. */
@@ -95,8 +112,10 @@ export class PostgresSource implements Source {
     if (this.#closed) throw new EtlError('LIFECYCLE', 'The Postgres source was used after close()');
     const plan = await planReplication(await this.#normalClient(), this.#o, ctx);
     const copy = this.#o.snapshot === 'initial';
+    this.#rebuild = this.#o.onSlotLost === 'resnapshot' ? rebuildReason(plan, ctx.resumeFrom) : undefined;
     // Tables new since the saved state stream from the start; their copy is reconciled behind a barrier.
-    const queue = backfillQueue(plan.tables, ctx.resumeFrom, copy, ctx.emit);
+    // A rebuild copies every table anyway.
+    const queue = this.#rebuild ? [] : backfillQueue(plan.tables, ctx.resumeFrom, copy, ctx.emit);
     this.#emit = ctx.emit;
     this.#prepared = plan;
     this.#tables = [...plan.tables];
@@ -113,7 +132,7 @@ export class PostgresSource implements Source {
       include: (table) => this.#include(table),
       reconnect: this.#o.reconnect,
     });
-    this.#backfill.enqueue(queue, copy, ctx.resumeFrom?.backfill);
+    this.#backfill.enqueue(queue, copy, this.#rebuild ? undefined : ctx.resumeFrom?.backfill);
   }
 
   /**
@@ -200,7 +219,11 @@ export class PostgresSource implements Source {
       const p = this.#prepared!;
       const resume = ctx.resumeFrom;
       let start: Lsn;
-      if (resume?.snapshot) {
+      let startCommitLsn = resume?.commitLsn ?? 0n;
+      if (this.#rebuild) {
+        start = yield* this.#rebuildFrom(ctx, this.#rebuild);
+        startCommitLsn = 0n;
+      } else if (resume?.snapshot) {
         for await (const b of this.#snapshot(
           ctx,
           resume.snapshot.consistentPoint,
@@ -221,26 +244,9 @@ export class PostgresSource implements Source {
         }
         start = maxLsn(resume.lsn, p.existingSlot?.confirmedFlushLsn ?? 0n);
       } else if (!p.existingSlot) {
-        const stream = new ReplicationStream({
-          connectionString: this.#o.connectionString,
-          positions: new StandbyPositions(0n),
-          statusIntervalMs: this.#o.statusIntervalMs,
-        });
-        try {
-          await stream.connect({ signal: this.#abort.signal });
-          const created = await createSlot(stream, p.slot, p.facts.version);
-          start = created.consistentPoint;
-          if (this.#abort.signal.aborted) return; // stopped while the slot was being created
-          if (this.#o.snapshot === 'initial') {
-            // The exported snapshot lives until the creating connection runs another command: import it first.
-            for await (const b of this.#snapshot(ctx, start, undefined, created.snapshotName, () =>
-              stream.close(),
-            ))
-              yield this.#stamp(b);
-          }
-        } finally {
-          await stream.close();
-        }
+        const created = yield* this.#createSlotAndCopy(ctx, p.tables, this.#o.snapshot === 'initial');
+        if (created === undefined) return; // stopped while the slot was being created
+        start = created;
       } else {
         start = p.existingSlot.confirmedFlushLsn ?? 0n;
         if (this.#o.snapshot === 'initial') {
@@ -253,7 +259,17 @@ export class PostgresSource implements Source {
           for await (const b of this.#snapshot(ctx, start, undefined, undefined)) yield this.#stamp(b);
         }
       }
-      yield* this.#changes(ctx, start, resume?.commitLsn ?? 0n);
+      for (;;) {
+        try {
+          yield* this.#changes(ctx, start, startCommitLsn);
+          break;
+        } catch (err) {
+          const reason = this.#lostWhileStreaming(err);
+          if (!reason) throw err;
+          start = yield* this.#rebuildFrom(ctx, reason);
+          startCommitLsn = 0n;
+        }
+      }
       if (this.#failure) throw this.#failure;
     } catch (err) {
       if (this.#failure) throw this.#failure;
@@ -265,12 +281,152 @@ export class PostgresSource implements Source {
     }
   }
 
+  /**
+   * Creates the slot and, when `copy`, copies `tables` in the snapshot it
+   * exports; returns the consistent point (where the stream starts), or
+   * undefined when stopped meanwhile.
+   */
+  async *#createSlotAndCopy(
+    ctx: SourceContext,
+    tables: readonly CheckedTable[],
+    copy: boolean,
+  ): AsyncGenerator<ChangeBatch, Lsn | undefined> {
+    const p = this.#prepared!;
+    const stream = new ReplicationStream({
+      connectionString: this.#o.connectionString,
+      positions: new StandbyPositions(0n),
+      statusIntervalMs: this.#o.statusIntervalMs,
+    });
+    try {
+      await stream.connect({ signal: this.#abort.signal });
+      const created = await createSlot(stream, p.slot, p.facts.version);
+      if (this.#abort.signal.aborted) return undefined;
+      if (copy) {
+        // The exported snapshot lives until the creating connection runs another command: import it first.
+        for await (const b of this.#snapshot(
+          ctx,
+          created.consistentPoint,
+          undefined,
+          created.snapshotName,
+          () => stream.close(),
+          tables,
+        ))
+          yield this.#stamp(b);
+      }
+      return created.consistentPoint;
+    } finally {
+      await stream.close();
+    }
+  }
+
+  /**
+   * The `onSlotLost: 'resnapshot'` rebuild. The changes since the saved
+   * position are gone with the slot, so the destination is rebuilt from a
+   * new copy, crash-safe at every step:
+   *
+   * 1. a reset batch empties every table (TRUNCATE entries, at the current
+   *    WAL position so that no destination skips them as replays) and
+   *    carries a "rebuild pending" checkpoint (snapshot progress with
+   *    consistent point 0): once it is confirmed, the saved state says to
+   *    rebuild again after a crash, whatever slot then exists;
+   * 2. the lost slot is dropped and a new one created, and every table is
+   *    copied in its exported snapshot (the usual resumable snapshot);
+   * 3. the stream continues from the new slot's consistent point.
+   */
+  async *#rebuildFrom(ctx: SourceContext, reason: string): AsyncGenerator<ChangeBatch, Lsn> {
+    const p = this.#prepared!;
+    const key = `slot-lost:${p.slot}`;
+    ctx.emit('alert', {
+      key,
+      severity: 'critical',
+      resolved: false,
+      message: `${reason}. Policy onSlotLost 'resnapshot': the destination tables are emptied and every table is copied again from a new slot, then changes stream from there.`,
+      details: { slot: p.slot },
+    });
+    const client = await this.#normalClient();
+    const { rows } = await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+    const resetLsn = parseLsn(rows[0]!.lsn);
+    const schemas: TableSchema[] = [];
+    const pending: Record<string, TableSnapshotProgress> = {};
+    for (const t of this.#tables) {
+      schemas.push(await loadTableSchema(client, p.catalog, t.oid));
+      pending[`${t.schema}.${t.name}`] = { status: 'pending', rows: 0 };
+    }
+    const confirmed = new Promise<void>((resolve) => {
+      this.#confirmWaiter = { commitLsn: resetLsn, resolve };
+    });
+    yield this.#stamp(
+      new ChangeBatch({
+        firstLsn: resetLsn,
+        checkpoint: {
+          lsn: resetLsn,
+          commitLsn: resetLsn,
+          snapshot: { consistentPoint: REBUILD_PENDING, tables: pending },
+        },
+        transactions: 0,
+        lastCommitTimeUs: BigInt(Date.now()) * 1000n,
+        entries: [
+          {
+            kind: 'truncate',
+            tables: schemas,
+            cascade: false,
+            restartIdentity: false,
+            lsn: resetLsn,
+            seq: 0,
+          },
+        ],
+      }),
+    );
+    // Dropping the lost slot before the reset is durable could leave a saved position that a new
+    // slot would silently satisfy after a crash: wait until the pending rebuild is on record.
+    await untilAborted(confirmed, this.#abort.signal);
+    await this.#dropSlotWhenFree(p.slot);
+    const start = yield* this.#createSlotAndCopy(ctx, this.#tables, true);
+    if (start === undefined) throw new EtlError('ABORTED', 'source closed');
+    this.#rebuild = undefined;
+    ctx.emit('alert', {
+      key,
+      severity: 'critical',
+      resolved: true,
+      message: `Replication slot "${p.slot}" was created again and every table copied; changes stream from the new slot.`,
+      details: { slot: p.slot },
+    });
+    return start;
+  }
+
+  /** Under `onSlotLost: 'resnapshot'`: the reason to rebuild when the stream failed because its slot is lost. */
+  #lostWhileStreaming(err: unknown): string | undefined {
+    if (this.#o.onSlotLost !== 'resnapshot' || this.#abort.signal.aborted || this.#failure) return undefined;
+    if (!(err instanceof EtlError) || err.code !== 'PG_SLOT_INVALID') return undefined;
+    // Tables being backfilled: fail; the next start finds the lost slot and rebuilds all tables.
+    if (this.#backfill?.progress) return undefined;
+    this.#stream = undefined;
+    this.#accumulator = undefined;
+    return `Replication slot "${this.#prepared!.slot}" was lost while streaming (${err.message})`;
+  }
+
+  /** Drops the slot; a walsender that just failed on it may hold it a moment longer. */
+  async #dropSlotWhenFree(slot: string): Promise<void> {
+    const client = await this.#normalClient();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await dropSlot(client, slot);
+        return;
+      } catch (err) {
+        if (!(err instanceof EtlError) || err.code !== 'PG_SLOT_ACTIVE' || attempt >= DROP_SLOT_ATTEMPTS)
+          throw err;
+        await sleep(DROP_SLOT_RETRY_MS, this.#abort.signal);
+      }
+    }
+  }
+
   async *#snapshot(
     ctx: SourceContext,
     consistentPoint: Lsn,
     progress: Checkpoint['snapshot'],
     snapshotName: string | undefined,
     afterImport?: () => Promise<void>,
+    tables?: readonly CheckedTable[],
   ): AsyncGenerator<ChangeBatch> {
     const p = this.#prepared!;
     const client = new pg.Client({ connectionString: this.#o.connectionString });
@@ -284,7 +440,7 @@ export class PostgresSource implements Source {
         {
           client,
           catalog: p.catalog,
-          tables: p.tables,
+          tables: tables ?? p.tables,
           consistentPoint,
           progress,
           chunkRows: this.#o.snapshotChunkRows,
@@ -349,6 +505,7 @@ export class PostgresSource implements Source {
       onRetry: (error, attempt) =>
         ctx.emit('error', { error, fatal: false, component: `source:postgres:reconnect ${attempt}` }),
     });
+    clearInterval(this.#heartbeat); // a rebuild after a lost slot streams again
     if (o.heartbeatMs) this.#heartbeat = setInterval(() => void this.#beat(ctx), o.heartbeatMs);
     backfill.run(streamAbort.signal).catch((err) => {
       this.#failure = toEtlError(err, 'INTERNAL');
@@ -372,6 +529,8 @@ export class PostgresSource implements Source {
       }
     } finally {
       this.#abort.signal.removeEventListener('abort', onAbort);
+      // Ended by a failure: stop this run's backfill loop too (a rebuild starts another).
+      streamAbort.abort();
     }
   }
 
@@ -424,6 +583,11 @@ export class PostgresSource implements Source {
       this.#positions.confirm(checkpoint.lsn);
     }
     this.#backfill?.confirmed(checkpoint);
+    const waiter = this.#confirmWaiter;
+    if (waiter && checkpoint.commitLsn >= waiter.commitLsn) {
+      this.#confirmWaiter = undefined;
+      waiter.resolve();
+    }
   }
 
   /** Snapshot chunk queries run by this source (metrics; tests check that a resume skips finished chunks). */
@@ -519,6 +683,25 @@ export class PostgresSource implements Source {
     }
     return client;
   }
+}
+
+/** The consistent point of a "rebuild pending" checkpoint: no slot exists for it yet. */
+const REBUILD_PENDING = 0n;
+/** A walsender that failed on the lost slot lets go of it within a second or two. */
+const DROP_SLOT_ATTEMPTS = 50;
+const DROP_SLOT_RETRY_MS = 100;
+
+/** Why a start under `onSlotLost: 'resnapshot'` rebuilds the destination; undefined when it need not. */
+function rebuildReason(p: ReplicationPlan, resume: Checkpoint | undefined): string | undefined {
+  if (resume?.snapshot?.consistentPoint === REBUILD_PENDING) {
+    return `A rebuild after replication slot "${p.slot}" was lost did not finish`;
+  }
+  if (p.lostSlot) {
+    return `Replication slot "${p.slot}" was invalidated: the server removed WAL it still needed (wal_status = 'lost')`;
+  }
+  if (resume && !p.existingSlot)
+    return `Replication slot "${p.slot}" is gone although the pipeline saved a position`;
+  return undefined;
 }
 
 /** A table as the stream's filter knows it. */

@@ -21,8 +21,10 @@ export interface ReplicationPlan {
   readonly slot: string;
   readonly publication: string;
   readonly tables: readonly CheckedTable[];
-  /** The slot as it was at start-up; undefined: it does not exist yet. */
+  /** The slot as it was at start-up; undefined: it does not exist yet (or was lost, see `lostSlot`). */
   readonly existingSlot: SlotState | undefined;
+  /** Under `onSlotLost: 'resnapshot'`: the slot as found at start-up when its WAL was removed (`wal_status = 'lost'`). */
+  readonly lostSlot: SlotState | undefined;
   /** Types of the database and the published tables' info. */
   readonly catalog: TypeCatalog;
   readonly protocolVersion: 1 | 2 | 3 | 4;
@@ -71,7 +73,12 @@ export async function planReplication(
     create: o.createPublication,
     addTables: o.addTablesToPublication,
   });
-  const existingSlot = await checkSlot(client, slot, facts.database, { signal: ctx.signal });
+  const found = await checkSlot(client, slot, facts.database, {
+    signal: ctx.signal,
+    allowLost: o.onSlotLost === 'resnapshot',
+  });
+  const lostSlot = found?.walStatus === 'lost' ? found : undefined;
+  const existingSlot = lostSlot ? undefined : found;
   reportWalRetention(facts, slot, ctx.emit);
   const catalog = await TypeCatalog.load(client);
   const { rows } = await client.query(PUBLICATION_TABLE_OIDS_SQL, [publication]);
@@ -108,5 +115,5 @@ export async function planReplication(
     );
   }
   const binary = o.binary !== false && protocolVersion >= 2 && textOnly.length === 0;
-  return { facts, slot, publication, tables, existingSlot, catalog, protocolVersion, binary };
+  return { facts, slot, publication, tables, existingSlot, lostSlot, catalog, protocolVersion, binary };
 }

@@ -57,7 +57,7 @@ export async function readSlot(client: Queryable, name: string): Promise<SlotSta
  * rebuilt from a new snapshot into emptied tables.
  */
 export const LOST_SLOT_STEPS =
-  'drop the slot (source.dropSlot()), delete the pipeline\'s saved state, empty its destination tables, then start again: a new slot and snapshot (docs/postgres-source.md, "Recovering from a lost slot").';
+  "drop the slot (source.dropSlot()), delete the pipeline's saved state, empty its destination tables, then start again: a new slot and snapshot (docs/postgres-source.md, \"Recovering from a lost slot\"). With onSlotLost: 'resnapshot' the source does all of this by itself.";
 
 /** Fails with `PG_SLOT_INVALID` when the slot cannot serve this pipeline (plugin, database, type, lost WAL). */
 export function checkSlotUsable(slot: SlotState, database: string): void {
@@ -107,18 +107,20 @@ export function slotActiveError(slot: string, pid: number | null, cause?: unknow
 /**
  * Reads the slot and checks it; while it is active, retries a few times
  * (a terminated walsender lingers briefly) and then fails with `PG_SLOT_ACTIVE`.
- * Returns undefined when the slot does not exist.
+ * Returns undefined when the slot does not exist. With `allowLost`, a slot
+ * whose WAL was removed (`wal_status = 'lost'`) is returned instead of failing.
  */
 export async function checkSlot(
   client: Queryable,
   name: string,
   database: string,
-  opts: { signal: AbortSignal; retries?: number },
+  opts: { signal: AbortSignal; retries?: number; allowLost?: boolean },
 ): Promise<SlotState | undefined> {
   const retries = opts.retries ?? SLOT_ACTIVE_RETRIES;
   for (let attempt = 0; ; attempt++) {
     const slot = await readSlot(client, name);
     if (!slot) return undefined;
+    if (opts.allowLost && slot.walStatus === 'lost') return slot;
     checkSlotUsable(slot, database);
     if (!slot.active) return slot;
     if (attempt >= retries) throw slotActiveError(name, slot.activePid);

@@ -75,6 +75,14 @@ describe('slotConditions', () => {
     );
     expect(lost.map((a) => a.key)).toEqual(['wal:db1:5432:orders:lost']);
     expect(lost[0]?.message).toMatch(/invalidated \(wal_removed\).*Policy "report"/);
+    // A source that rebuilds by itself: the alert says so instead of giving the manual steps.
+    const rebuilt = slotConditions(
+      { reading: reading({ lost: true, walStatus: 'lost' }), lagMs: 1e9, inactiveForMs: 1e9 },
+      limits,
+      'resnapshot',
+    );
+    expect(rebuilt[0]?.message).toMatch(/onSlotLost "resnapshot".*copies every table again/);
+    expect(rebuilt[0]?.message).not.toMatch(/drop the slot/);
   });
 
   it('reads rows exactly: bigint bytes, PG17 columns, lost detection', () => {

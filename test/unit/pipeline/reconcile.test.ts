@@ -57,6 +57,20 @@ describe('reconcilePositions', () => {
     );
   });
 
+  it('a source that rebuilds: a warning instead of POSITION_GAP, whatever the positions', () => {
+    const why = 'Replication slot "s" was invalidated';
+    for (const position of [undefined, 0x100n]) {
+      const report = reconcilePositions({
+        pipeline: 'p',
+        saved: saved(0x200n, { d: 0x192n }),
+        source: { position, rebuilding: why },
+        destinations: [dest({ watermark: 0x10n })], // behind: would be a POSITION_GAP when resuming
+      });
+      expect(report).toMatchObject({ outcome: 'rebuild', severity: 'warning', findings: [] });
+      expect(report.message).toMatch(/^Replication slot "s" was invalidated: pipeline "p" rebuilds/);
+    }
+  });
+
   it('a destination behind what the saved state says it made durable: POSITION_GAP naming it', () => {
     expect(() => run(saved(0x200n, { d: 0x192n }), 0x200n, [dest({ watermark: 0x100n })])).toThrowError(
       expect.objectContaining({
