@@ -4,7 +4,7 @@ import { configError } from '../errors.js';
 /** The breaker's state: `closed` lets calls through, `open` holds them, `half-open` lets one probe through. */
 export type CircuitState = 'closed' | 'open' | 'half-open';
 
-/** Options of {@link CircuitBreaker}. */
+/** Options of the circuit breaker each destination gets (`CircuitBreaker`, internal). */
 export interface CircuitBreakerOptions {
   /** Consecutive failures that open the circuit. */
   readonly failureThreshold?: number;

@@ -70,7 +70,7 @@ const DEFAULT_WATERMARK_SCHEMA = 'main';
  *    wins in one MERGE: deletes delete, inserts/updates/snapshot reads upsert,
  *    and columns listed in `_etl_unchanged` keep the target's value — for
  *    the Update half of a key change, the old key's value, filled in the
- *    staged rows first ({@link fillMovedSql}); tables
+ *    staged rows first (`fillMovedSql`); tables
  *    without a key get the changes appended, with `_etl_op` and `_etl_lsn`;
  * 3. the pipeline's row in `_etl_watermark` moves to the batch's commit LSN;
  * 4. COMMIT — the write resolves only then (DuckDB's commit writes its WAL),

@@ -27,7 +27,7 @@ export interface SnowflakeEmulatorOptions {
   readonly account?: string;
   /** Default user. Default `ETL`. */
   readonly user?: string;
-  /** Default user's password. Default {@link DEFAULT_EMULATOR_PASSWORD}. */
+  /** Default user's password. Default `'emulator'`. */
   readonly password?: string;
   /** PEM public key of the default user, for key-pair (JWT) logins. */
   readonly publicKey?: string;
