@@ -302,7 +302,9 @@ export class ChangeStream {
   /** The next ready batch; undefined when the stream ended. Resumes reading while it waits. */
   async #next(): Promise<ChangeBatch | StreamMarker | undefined> {
     for (;;) {
-      if (this.#ready.length === 0 && this.#o.accumulator.mustCut) this.#takeReady();
+      // Cuts queued behind the last batch, or whole transactions that filled a batch while one was
+      // still waiting here (its #cut then took nothing): hand them out now, not when the delay runs out.
+      if (this.#ready.length === 0) this.#cut(false);
       const batch = this.#ready.shift();
       if (batch) return batch;
       if (this.#ended) return undefined;

@@ -113,6 +113,32 @@ describe('batch cutting', () => {
 });
 
 describe('backpressure through the pipeline', () => {
+  it('a full batch queued behind earlier cuts is handed out at once, not after maxDelayMs', async () => {
+    await db.query(`CREATE TABLE q (id int PRIMARY KEY, v text)`);
+    const dest = memory();
+    const pipeline = new Pipeline({ name: 'queued' })
+      .from(postgres({ connectionString: db.url, tables: ['public.q'], snapshot: 'never' }))
+      .to(dest)
+      .batch({ maxRows: 3, maxDelayMs: 120_000 });
+    await pipeline.start();
+    try {
+      await waitFor(() => slotExists('etl_queued'), 20_000, 'slot');
+      // Small enough to arrive in one read: the TRUNCATEs' cuts are still queued in the source when
+      // the last transaction, full by itself (5 rows ≥ maxRows), commits.
+      await db.query(`
+        INSERT INTO q VALUES (1, 'a'); TRUNCATE q;
+        INSERT INTO q VALUES (2, 'b'); TRUNCATE q;
+        INSERT INTO q VALUES (3, 'c'); TRUNCATE q;
+        INSERT INTO q SELECT g, 'x' FROM generate_series(10, 14) g;
+      `);
+      // Well within maxDelayMs (nothing else comes to trigger a cut).
+      await waitFor(() => dest.rows('public.q').length === 5, 20_000, 'the full batch applied');
+    } finally {
+      await pipeline.stop();
+    }
+    expect(dest.rows('public.q').map((r) => r.id)).toEqual([10, 11, 12, 13, 14]);
+  });
+
   it('a slow destination: maxInFlight batches, then the source stops reading; released, everything arrives', async () => {
     await db.query(`CREATE TABLE wide (id int PRIMARY KEY, pad text NOT NULL)`);
     const inner = memory();
