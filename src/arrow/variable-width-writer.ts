@@ -28,10 +28,12 @@ export abstract class VariableWidthWriter extends ColumnWriter {
     nullCount: number,
   ): Data;
 
-  /** Ensures room for `n` more bytes. */
+  /** Ensures room for `n` more bytes (small, so that it inlines into every append). */
   protected reserveBytes(n: number): void {
-    const need = this.used + n;
-    if (need <= this.bytes.length) return;
+    if (this.used + n > this.bytes.length) this.growBytes(this.used + n);
+  }
+
+  private growBytes(need: number): void {
     let cap = Math.max(this.bytesHint, this.bytes.length * 2);
     while (cap < need) cap *= 2;
     const next = new Uint8Array(cap);

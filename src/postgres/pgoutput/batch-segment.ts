@@ -27,18 +27,33 @@ export type SegmentEntry = { kind: 'rows'; relationId: number; writer: TableBatc
 
 /**
  * Row counts of every writer of a segment at one moment: where a transaction
- * or subtransaction began. Taken at every Begin, so it is one flat array.
+ * or subtransaction began. Taken at every Begin, so it is one flat array
+ * (and, for the main transaction, one object reused: see {@link BatchSegment.markInto}).
  */
 export class SegmentMark {
-  /** A segment with nothing in it. */
+  /** A segment with nothing in it. Never recaptured. */
   static readonly EMPTY = new SegmentMark(0, []);
 
   constructor(
     /** Entries the segment had. */
-    readonly entries: number,
+    private entryCount: number,
     /** `relationId, rows, beforeRows` for each writer. */
-    private readonly counts: readonly number[],
+    private readonly counts: number[],
   ) {}
+
+  /** Entries the segment had. */
+  get entries(): number {
+    return this.entryCount;
+  }
+
+  /** Captures `writers` anew into this mark (a reusable one, never {@link SegmentMark.EMPTY}). */
+  capture(entries: number, writers: ReadonlyMap<number, TableBatchWriter>): this {
+    this.entryCount = entries;
+    const c = this.counts;
+    c.length = 0;
+    for (const [id, w] of writers) c.push(id, w.rows, w.beforeRows);
+    return this;
+  }
 
   /** Rows and old-image rows of `relationId`'s writer at the mark; zeros when it had none. */
   rowsOf(relationId: number): readonly [rows: number, before: number] {
@@ -122,9 +137,16 @@ export class BatchSegment {
   /** Where things stand now (for a later split or truncate). */
   mark(): SegmentMark {
     if (this.writers.size === 0 && this.entries.length === 0) return SegmentMark.EMPTY;
-    const counts: number[] = [];
-    for (const [id, w] of this.writers) counts.push(id, w.rows, w.beforeRows);
-    return new SegmentMark(this.entries.length, counts);
+    return new SegmentMark(0, []).capture(this.entries.length, this.writers);
+  }
+
+  /**
+   * Like {@link BatchSegment.mark}, but captured into `reuse` (no allocation
+   * per transaction); only for a mark that nobody keeps past the next capture.
+   */
+  markInto(reuse: SegmentMark): SegmentMark {
+    if (this.writers.size === 0 && this.entries.length === 0) return SegmentMark.EMPTY;
+    return reuse.capture(this.entries.length, this.writers);
   }
 
   /** Materializes everything (the writers are emptied and kept idle for their tables' next rows). */

@@ -9,7 +9,7 @@ import type { Lsn } from '../../lsn.js';
 import type { TypeCatalog } from '../type-catalog.js';
 import { BatchSegment, finalEntry, type SealedEntry, SegmentMark } from './batch-segment.js';
 import { MessageReader } from './message-reader.js';
-import { type BeginMessage, type LogicalMessage, MessageType, parse } from './pgoutput-messages.js';
+import { type LogicalMessage, MessageType, parse } from './pgoutput-messages.js';
 import { type CachedRelation, RelationCache } from './relation-cache.js';
 import { RowChangeDecoder } from './row-change-decoder.js';
 import { StreamedTransaction } from './streamed-transaction.js';
@@ -45,11 +45,16 @@ export interface ChangeAccumulatorOptions {
   tableFilter?: (schema: string, name: string) => boolean;
 }
 
+/** The open (not streamed) transaction. One record, reused for every transaction. */
 interface OpenTransaction {
-  readonly begin: BeginMessage;
-  readonly beginLsn: Lsn;
-  readonly startedMs: number;
+  /** Its commit LSN, from Begin (the `_etl_lsn` of its rows). */
+  finalLsn: Lsn;
+  beginLsn: Lsn;
+  /** When it began, if it may be the first buffered one (else 0: nobody asks). */
+  startedMs: number;
   mark: SegmentMark;
+  /** The object `mark` reuses for this transaction record. */
+  readonly markSpace: SegmentMark;
   rows: number;
   bytes: number;
 }
@@ -133,6 +138,15 @@ export class ChangeAccumulator {
   #segment: BatchSegment;
   #ready: (ReadyBatch | ReadyMarker)[] = [];
   #tx: OpenTransaction | undefined;
+  readonly #txRecord: OpenTransaction = {
+    finalLsn: 0n,
+    beginLsn: 0n,
+    startedMs: 0,
+    mark: SegmentMark.EMPTY,
+    markSpace: new SegmentMark(0, []),
+    rows: 0,
+    bytes: 0,
+  };
   #seq = 0;
   // Whole transactions in #segment.
   #segTx = 0;
@@ -140,8 +154,12 @@ export class ChangeAccumulator {
   #segBytes = 0;
   #segFirstLsn: Lsn | undefined;
   #firstBufferedAtMs: number | undefined;
-  #lastCheckpoint: Checkpoint = ZERO_CHECKPOINT;
-  #lastCommitTimeUs = 0n;
+  // The last commit, kept raw: the checkpoint object and the bigint time are made when a batch is sealed.
+  #lastEndLsn: Lsn = 0n;
+  #lastCommitLsn: Lsn = 0n;
+  #lastCheckpointMade: Checkpoint | undefined = ZERO_CHECKPOINT;
+  /** Commit time of the last commit, microseconds since 2000-01-01 (a number when exact). */
+  #lastCommitPgUs: number | bigint = -PG_EPOCH_MICROS;
   readonly #streams = new Map<number, StreamedTransaction>();
   #stream: StreamedTransaction | undefined;
   #streamMemory = 0;
@@ -208,21 +226,27 @@ export class ChangeAccumulator {
         return;
       case MessageType.Begin: {
         if (this.#tx) throw protocolError('Begin inside a transaction');
-        const begin = parse.begin(r);
-        this.#opts.onTransaction?.(begin.xid, begin.finalLsn);
-        this.#tx = {
-          begin,
-          beginLsn: walStart,
-          startedMs: Date.now(),
-          mark: this.#segment.mark(),
-          rows: 0,
-          bytes: 0,
-        };
+        // Begin: final (commit) LSN, commit time (the Commit message carries it too), xid.
+        const finalLsn = r.u64();
+        r.skip(8);
+        this.#opts.onTransaction?.(r.u32(), finalLsn);
+        const tx = this.#txRecord;
+        tx.finalLsn = finalLsn;
+        tx.beginLsn = walStart;
+        tx.startedMs = this.#firstBufferedAtMs === undefined ? Date.now() : 0;
+        tx.mark = this.#segment.markInto(tx.markSpace);
+        tx.rows = 0;
+        tx.bytes = 0;
+        this.#tx = tx;
         return;
       }
-      case MessageType.Commit:
-        this.#commit(parse.commit(r));
+      case MessageType.Commit: {
+        r.u8(); // flags, unused
+        const commitLsn = r.u64();
+        const endLsn = r.u64();
+        this.#commit(commitLsn, endLsn, r.i64Lazy());
         return;
+      }
       case MessageType.Relation:
         this.#relation(r);
         return;
@@ -295,7 +319,7 @@ export class ChangeAccumulator {
     if (!rel) throw protocolError(`A change names relation ${relationId} before its Relation message`);
     if (rel.skip) return;
     const writer = this.#writerFor(relationId, rel, st);
-    const lsn = st ? 0n : this.#tx!.begin.finalLsn;
+    const lsn = st ? 0n : this.#tx!.finalLsn;
     const seq = st ? st.seq : this.#seq;
     const d = this.#rowDecoder;
     const used =
@@ -348,7 +372,7 @@ export class ChangeAccumulator {
       return;
     }
     this.#cutMain(id);
-    const lsn = this.#tx?.begin.finalLsn ?? this.#lastCheckpoint.commitLsn;
+    const lsn = this.#tx?.finalLsn ?? this.#lastCommitLsn;
     this.#segment.entries.push({ kind: 'schema', table: relation.schema, previous, seq: this.#seq++, lsn });
   }
 
@@ -372,7 +396,7 @@ export class ChangeAccumulator {
       restartIdentity: m.restartIdentity,
     };
     if (st) st.segment.entries.push({ ...entry, seq: st.seq++, lsn: undefined });
-    else this.#segment.entries.push({ ...entry, seq: this.#seq++, lsn: this.#tx!.begin.finalLsn });
+    else this.#segment.entries.push({ ...entry, seq: this.#seq++, lsn: this.#tx!.finalLsn });
   }
 
   /**
@@ -395,7 +419,7 @@ export class ChangeAccumulator {
           transactions: 0,
           lastCommitTimeUs: this.#lastCommitTimeUs,
           partial: true,
-          lsn: tx.begin.finalLsn,
+          lsn: tx.finalLsn,
         },
         tx.rows,
         tx.bytes,
@@ -429,6 +453,24 @@ export class ChangeAccumulator {
     this.#segFirstLsn = undefined;
   }
 
+  /** The position after the last whole transaction (made once per commit, when a batch asks for it). */
+  get #lastCheckpoint(): Checkpoint {
+    this.#lastCheckpointMade ??= { lsn: this.#lastEndLsn, commitLsn: this.#lastCommitLsn };
+    return this.#lastCheckpointMade;
+  }
+
+  /** Commit time of the last commit, microseconds since the Unix epoch. */
+  get #lastCommitTimeUs(): bigint {
+    return BigInt(this.#lastCommitPgUs) + PG_EPOCH_US;
+  }
+
+  #setLastCommit(commitLsn: Lsn, endLsn: Lsn, commitTimePgUs: number | bigint): void {
+    this.#lastEndLsn = endLsn;
+    this.#lastCommitLsn = commitLsn;
+    this.#lastCheckpointMade = undefined;
+    this.#lastCommitPgUs = commitTimePgUs;
+  }
+
   #pushReady(sealed: SealedEntry[], info: BatchInfo, rows: number, bytes: number): void {
     const batch = this.#batchOf(sealed, info);
     this.#ready.push({ take: () => batch, rows, bytes, transactions: info.transactions });
@@ -443,7 +485,7 @@ export class ChangeAccumulator {
     return new ChangeBatch({ ...info, entries });
   }
 
-  #commit(c: { commitLsn: Lsn; endLsn: Lsn; commitTimePgUs: bigint }): void {
+  #commit(commitLsn: Lsn, endLsn: Lsn, commitTimePgUs: number | bigint): void {
     const tx = this.#tx;
     if (!tx) throw protocolError('Commit without Begin');
     this.#tx = undefined;
@@ -451,9 +493,9 @@ export class ChangeAccumulator {
     this.#segRows += tx.rows;
     this.#segBytes += tx.bytes;
     this.#segFirstLsn ??= tx.beginLsn;
-    this.#firstBufferedAtMs ??= tx.startedMs;
-    this.#lastCheckpoint = { lsn: c.endLsn, commitLsn: c.commitLsn };
-    this.#lastCommitTimeUs = c.commitTimePgUs + PG_EPOCH_US;
+    this.#firstBufferedAtMs ??= tx.startedMs || Date.now();
+    tx.mark = SegmentMark.EMPTY;
+    this.#setLastCommit(commitLsn, endLsn, commitTimePgUs);
   }
 
   #streamCommit(c: { xid: number; commitLsn: Lsn; endLsn: Lsn; commitTimePgUs: bigint }): void {
@@ -465,8 +507,7 @@ export class ChangeAccumulator {
     const count = Math.max(1, st?.seal() ?? 0);
     const before = this.#lastCheckpoint;
     const beforeTime = this.#lastCommitTimeUs;
-    this.#lastCheckpoint = { lsn: c.endLsn, commitLsn: c.commitLsn };
-    this.#lastCommitTimeUs = c.commitTimePgUs + PG_EPOCH_US;
+    this.#setLastCommit(c.commitLsn, c.endLsn, c.commitTimePgUs);
     for (let i = 0; i < count; i++) {
       const last = i === count - 1;
       const info: BatchInfo = {

@@ -66,6 +66,30 @@ export class MessageReader {
     return hi < SAFE_HI ? BigInt(hi * 0x1_0000_0000 + lo) : (BigInt(hi) << 32n) | BigInt(lo);
   }
 
+  /** Skips `n` bytes. */
+  skip(n: number): void {
+    this.need(n);
+    this.pos += n;
+  }
+
+  /**
+   * A 64-bit signed value as a number when it is exact as one (|v| < 2^53:
+   * every timestamp in practice), else as bigint; no BigInt on the common path.
+   */
+  i64Lazy(): number | bigint {
+    this.need(8);
+    const b = this.buf;
+    const p = this.pos;
+    const hi = ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
+    if (hi < SAFE_HI) {
+      this.pos += 8;
+      return (
+        hi * 0x1_0000_0000 + (((b[p + 4]! << 24) | (b[p + 5]! << 16) | (b[p + 6]! << 8) | b[p + 7]!) >>> 0)
+      );
+    }
+    return this.i64();
+  }
+
   /** A 64-bit signed value as bigint. */
   i64(): bigint {
     const v = this.u64();

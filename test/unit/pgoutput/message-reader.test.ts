@@ -35,9 +35,30 @@ describe('MessageReader 64-bit reads', () => {
     for (let i = 0; i < EDGES.length; i++) expect(r.i64()).toBe(buf.readBigInt64BE(i * 8));
   });
 
+  it('i64Lazy gives a number exactly when the value is one, a bigint otherwise, equal either way', () => {
+    const buf = encoded(EDGES);
+    const r = new MessageReader(buf);
+    for (let i = 0; i < EDGES.length; i++) {
+      const want = buf.readBigInt64BE(i * 8);
+      const got = r.i64Lazy();
+      expect(BigInt(got), `value ${i}`).toBe(want);
+      expect(typeof got, `value ${i}`).toBe(want >= 0n && want < 1n << 53n ? 'number' : 'bigint');
+    }
+    expect(r.pos).toBe(buf.length);
+  });
+
+  it('skip moves past bytes, and not past the end', () => {
+    const r = new MessageReader(encoded([7n, 9n]));
+    r.skip(8);
+    expect(r.u64()).toBe(9n);
+    expect(() => r.skip(1)).toThrow(expect.objectContaining({ code: 'PG_PROTOCOL' }));
+  });
+
   it('a value cut short is a PG_PROTOCOL error', () => {
-    expect(() => new MessageReader(Buffer.alloc(7)).u64()).toThrow(
-      expect.objectContaining({ code: 'PG_PROTOCOL' }),
-    );
+    for (const read of [(r: MessageReader) => r.u64(), (r: MessageReader) => r.i64Lazy()]) {
+      expect(() => read(new MessageReader(Buffer.alloc(7)))).toThrow(
+        expect.objectContaining({ code: 'PG_PROTOCOL' }),
+      );
+    }
   });
 });
