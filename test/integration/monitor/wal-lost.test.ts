@@ -9,20 +9,13 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metrics } from '../../../src/monitor/metrics.js';
 import { walMonitor } from '../../../src/monitor/wal-monitor.js';
-import { type PrivateService, startPrivatePostgres } from '../../support/services.js';
+import { type PrivateService, startPrivatePostgres, TINY_SLOT_WAL_SETTINGS } from '../../support/services.js';
 import { testContext, within } from '../../unit/monitor/test-context.js';
 
 let server: PrivateService;
 
 beforeAll(async () => {
-  server = await startPrivatePostgres({
-    settings: {
-      max_slot_wal_keep_size: '1MB',
-      wal_keep_size: '0',
-      max_wal_size: '32MB',
-      min_wal_size: '32MB',
-    },
-  });
+  server = await startPrivatePostgres({ settings: TINY_SLOT_WAL_SETTINGS });
 });
 afterAll(async () => {
   await server?.stop();

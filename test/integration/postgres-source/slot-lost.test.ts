@@ -7,7 +7,6 @@
  * included; a rebuild interrupted by a failure starts again on the next run.
  * Under the default policy the pipeline fails with the recovery steps.
  */
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChangeBatch } from '../../../src/change/change-batch.js';
 import { MemoryDestination } from '../../../src/destinations/memory-destination.js';
@@ -19,41 +18,23 @@ import type { ReconcileReport } from '../../../src/pipeline/reconcile.js';
 import { postgres } from '../../../src/postgres/postgres-source.js';
 import { MemoryStateStore } from '../../../src/state/memory-state-store.js';
 import type { StateStore } from '../../../src/state/state-store.js';
-import { type PrivateService, startPrivatePostgres } from '../../support/services.js';
+import { urlForDatabase, withClient } from '../../support/postgres.js';
+import { type PrivateService, startPrivatePostgres, TINY_SLOT_WAL_SETTINGS } from '../../support/services.js';
 import { waitFor } from './consumer.js';
 
 let server: PrivateService;
 
 beforeAll(async () => {
-  server = await startPrivatePostgres({
-    settings: {
-      max_slot_wal_keep_size: '1MB',
-      wal_keep_size: '0',
-      max_wal_size: '32MB',
-      min_wal_size: '32MB',
-    },
-  });
+  server = await startPrivatePostgres({ settings: TINY_SLOT_WAL_SETTINGS });
 });
 afterAll(async () => {
   await server?.stop();
 });
 
-async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
 /** A fresh database on the private server. */
 async function database(name: string): Promise<string> {
   await withClient(server.url, (c) => c.query(`CREATE DATABASE ${name}`));
-  const url = new URL(server.url);
-  url.pathname = `/${name}`;
-  const db = url.toString();
+  const db = urlForDatabase(server.url, name);
   await withClient(db, async (c) => {
     await c.query('CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL, note text)');
     await c.query(`INSERT INTO items SELECT g, g, 'n' || g FROM generate_series(1, 300) g`);
