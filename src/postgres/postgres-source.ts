@@ -112,6 +112,18 @@ export class PostgresSource implements Source {
     if (this.#closed) throw new EtlError('LIFECYCLE', 'The Postgres source was used after close()');
     const plan = await planReplication(await this.#normalClient(), this.#o, ctx);
     const copy = this.#o.snapshot === 'initial';
+    if (
+      this.#o.onSlotLost !== 'resnapshot' &&
+      ctx.resumeFrom?.snapshot?.consistentPoint === REBUILD_PENDING
+    ) {
+      throw new EtlError(
+        'PG_SLOT_INVALID',
+        `The saved state of pipeline "${ctx.pipeline}" holds an unfinished rebuild after its slot was lost, but onSlotLost is 'fail'`,
+        {
+          hint: `Set onSlotLost: 'resnapshot' to finish the rebuild, or recover by hand: ${LOST_SLOT_STEPS}`,
+        },
+      );
+    }
     this.#rebuild = this.#o.onSlotLost === 'resnapshot' ? rebuildReason(plan, ctx.resumeFrom) : undefined;
     // Tables new since the saved state stream from the start; their copy is reconciled behind a barrier.
     // A rebuild copies every table anyway.

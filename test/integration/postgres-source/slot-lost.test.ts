@@ -266,6 +266,13 @@ describe('a lost replication slot', () => {
     expect((await store.load('lost-retry'))?.checkpoint.snapshot?.consistentPoint).toBe(0n);
     expect(target.inner.rows('public.items')).toEqual([]); // emptied, not yet copied
 
+    // The unfinished rebuild is not mistaken for a snapshot under the default policy.
+    const strict = run(db, 'lost-retry', target, store);
+    await expect(strict.pipeline.start()).rejects.toMatchObject({
+      code: 'PG_SLOT_INVALID',
+      message: expect.stringContaining('unfinished rebuild'),
+    });
+
     await changeMeanwhile(db, 7);
     target.failWhen = undefined;
     const second = run(db, 'lost-retry', target, store, 'resnapshot');
