@@ -278,6 +278,9 @@ export class PostgresSource implements Source {
         } catch (err) {
           const reason = this.#lostWhileStreaming(err);
           if (!reason) throw err;
+          // The failed stream is torn down already; confirmations until the new one starts are recorded only.
+          this.#stream = undefined;
+          this.#accumulator = undefined;
           start = yield* this.#rebuildFrom(ctx, reason);
           startCommitLsn = 0n;
         }
@@ -412,8 +415,6 @@ export class PostgresSource implements Source {
     if (!(err instanceof EtlError) || err.code !== 'PG_SLOT_INVALID') return undefined;
     // Tables being backfilled: fail; the next start finds the lost slot and rebuilds all tables.
     if (this.#backfill?.progress) return undefined;
-    this.#stream = undefined;
-    this.#accumulator = undefined;
     return `Replication slot "${this.#prepared!.slot}" was lost while streaming (${err.message})`;
   }
 

@@ -59,8 +59,11 @@ export async function readSlot(client: Queryable, name: string): Promise<SlotSta
 export const LOST_SLOT_STEPS =
   "drop the slot (source.dropSlot()), delete the pipeline's saved state, empty its destination tables, then start again: a new slot and snapshot (docs/postgres-source.md, \"Recovering from a lost slot\"). With onSlotLost: 'resnapshot' the source does all of this by itself.";
 
-/** Fails with `PG_SLOT_INVALID` when the slot cannot serve this pipeline (plugin, database, type, lost WAL). */
-export function checkSlotUsable(slot: SlotState, database: string): void {
+/**
+ * Fails with `PG_SLOT_INVALID` when the slot cannot serve this pipeline
+ * (plugin, database, type, lost WAL; with `allowLost`, a lost slot of ours passes).
+ */
+export function checkSlotUsable(slot: SlotState, database: string, allowLost = false): void {
   const fix = `Drop it (source.dropSlot(), or SELECT pg_drop_replication_slot('${slot.name}')) to start over with a fresh snapshot, or configure another \`slot\`.`;
   if (slot.type !== 'logical' || slot.plugin !== 'pgoutput') {
     throw new EtlError(
@@ -79,7 +82,7 @@ export function checkSlotUsable(slot: SlotState, database: string): void {
       },
     );
   }
-  if (slot.walStatus === 'lost') {
+  if (slot.walStatus === 'lost' && !allowLost) {
     throw new EtlError(
       'PG_SLOT_INVALID',
       `Replication slot "${slot.name}" was invalidated: the WAL it needs was removed (wal_status = 'lost')`,
@@ -107,8 +110,9 @@ export function slotActiveError(slot: string, pid: number | null, cause?: unknow
 /**
  * Reads the slot and checks it; while it is active, retries a few times
  * (a terminated walsender lingers briefly) and then fails with `PG_SLOT_ACTIVE`.
- * Returns undefined when the slot does not exist. With `allowLost`, a slot
- * whose WAL was removed (`wal_status = 'lost'`) is returned instead of failing.
+ * Returns undefined when the slot does not exist. With `allowLost`, a slot of
+ * ours whose WAL was removed (`wal_status = 'lost'`) is returned instead of failing
+ * (never someone else's: plugin and database are still checked).
  */
 export async function checkSlot(
   client: Queryable,
@@ -120,8 +124,7 @@ export async function checkSlot(
   for (let attempt = 0; ; attempt++) {
     const slot = await readSlot(client, name);
     if (!slot) return undefined;
-    if (opts.allowLost && slot.walStatus === 'lost') return slot;
-    checkSlotUsable(slot, database);
+    checkSlotUsable(slot, database, opts.allowLost);
     if (!slot.active) return slot;
     if (attempt >= retries) throw slotActiveError(name, slot.activePid);
     await sleep(SLOT_ACTIVE_RETRY_MS, opts.signal);

@@ -77,16 +77,10 @@ export class MessageReader {
    * every timestamp in practice), else as bigint; no BigInt on the common path.
    */
   i64Lazy(): number | bigint {
-    this.need(8);
-    const b = this.buf;
-    const p = this.pos;
-    const hi = ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
-    if (hi < SAFE_HI) {
-      this.pos += 8;
-      return (
-        hi * 0x1_0000_0000 + (((b[p + 4]! << 24) | (b[p + 5]! << 16) | (b[p + 6]! << 8) | b[p + 7]!) >>> 0)
-      );
-    }
+    const at = this.pos;
+    const hi = this.u32();
+    if (hi < SAFE_HI) return hi * 0x1_0000_0000 + this.u32();
+    this.pos = at;
     return this.i64();
   }
 

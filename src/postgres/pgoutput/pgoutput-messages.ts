@@ -25,15 +25,7 @@ export const MessageType = {
   StreamPrepare: 0x70, // p
 } as const;
 
-/** Begin: the commit LSN the transaction will have, its commit time and xid. */
-export interface BeginMessage {
-  readonly finalLsn: Lsn;
-  /** Microseconds since the PostgreSQL epoch (2000-01-01). */
-  readonly commitTimePgUs: bigint;
-  readonly xid: number;
-}
-
-/** Commit (and Stream Commit, with `xid`). */
+/** Stream Commit (Begin and Commit are read in place by the accumulator, allocating nothing). */
 export interface CommitMessage {
   readonly xid: number;
   readonly commitLsn: Lsn;
@@ -80,13 +72,6 @@ const IDENTITY: Record<number, ReplicaIdentity> = {
 
 /** The tiny parsers of the control messages; each starts after the type byte (and the xid, when streamed). */
 export const parse = {
-  begin(r: MessageReader): BeginMessage {
-    return { finalLsn: r.u64(), commitTimePgUs: r.i64(), xid: r.u32() };
-  },
-  commit(r: MessageReader): CommitMessage {
-    r.u8(); // flags, unused
-    return { xid: 0, commitLsn: r.u64(), endLsn: r.u64(), commitTimePgUs: r.i64() };
-  },
   streamCommit(r: MessageReader): CommitMessage {
     const xid = r.u32();
     r.u8();
